@@ -30,7 +30,8 @@ workers = _settings.workers
 worker_class = "sync"
 # The heartbeat file of each worker: on tmpfs, so a slow or read-only disk never
 # makes the master think a worker hung.
-worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+_SHM = Path("/dev/shm")  # noqa: S108 - gunicorn's documented place for heartbeats
+worker_tmp_dir = str(_SHM) if _SHM.is_dir() else None
 # A worker may legitimately spend max_delay seconds on /delay.
 timeout = int(_settings.max_delay) + 30
 # On SIGTERM, requests in flight get this long to finish (see docker/README.md).
