@@ -19,13 +19,25 @@ SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access = logging.getLogger("hello.access")
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time (test capture swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(level: str) -> None:
     """Send the ``hello`` loggers to stdout as JSON (idempotent)."""
     logger = logging.getLogger("hello")
     logger.setLevel(level)
     logger.propagate = False
-    if not any(getattr(h, "_hello", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+    if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
+        handler = _StdoutHandler()
         handler.setFormatter(
             JsonFormatter(
                 "{asctime}{levelname}{name}{message}",
@@ -34,7 +46,6 @@ def configure(level: str) -> None:
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
         )
-        handler._hello = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
 
 
