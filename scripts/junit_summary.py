@@ -1,0 +1,29 @@
+"""Add up pytest's junit reports into one closing line: 'total: N passed, N failed, N skipped'."""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET  # noqa: S405 - our own pytest's reports
+
+
+def main(paths: list[str]) -> int:
+    passed = failed = skipped = 0
+    for path in paths:
+        try:
+            root = ET.parse(path).getroot()  # noqa: S314 - our own pytest's reports
+        except (OSError, ET.ParseError):
+            print(f"{path}: no report (the suite did not run)")
+            failed += 1
+            continue
+        for suite in root.iter("testsuite"):
+            tests = int(suite.get("tests", 0))
+            bad = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+            skip = int(suite.get("skipped", 0))
+            print(f"{path}: {tests - bad - skip} passed, {bad} failed, {skip} skipped")
+            passed, failed, skipped = passed + tests - bad - skip, failed + bad, skipped + skip
+    print(f"total: {passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
