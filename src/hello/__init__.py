@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from hello import errors, health, logs, metrics, views
-from hello.config import load_settings
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -16,14 +14,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     A bad setting raises :class:`hello.config.ConfigError` here, at start.
     """
-    settings = load_settings(test_config)
-    app = Flask(__name__)
-    app.config["HELLO"] = settings
-    app.json.sort_keys = False  # keep the documented field order in JSON answers
+    # Imported on call: gunicorn's master imports hello.config only, so it loads
+    # no app code and creates no metric files of its own; each worker does.
+    from hello.app import create_app as build
 
-    logs.init_app(app)
-    errors.init_app(app)
-    metrics.init_app(app)
-    health.init_app(app)
-    views.init_app(app)
-    return app
+    return build(test_config)
