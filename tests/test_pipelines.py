@@ -486,7 +486,7 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
         log.close()
 
 
-def local_digest(ref: str) -> str:
+def local_digests(ref: str) -> list[str]:
     out = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", ref],
         capture_output=True,
@@ -494,9 +494,17 @@ def local_digest(ref: str) -> str:
         check=True,
         timeout=30,
     ).stdout
-    digests = [d.split("@")[1] for d in json.loads(out)]
-    assert len(digests) == 1, digests
-    return digests[0]
+    return [d.split("@")[1] for d in json.loads(out)]
+
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
 
 
 def remove_refs(*refs: str) -> None:
@@ -518,17 +526,22 @@ def test_push_to_a_real_registry_with_login_from_env(
             EXTRA_TAGS="9.8.7",
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        assert result.stdout.count("digest: sha256:") == 2
+        pushed = re.findall(r"^(\S+): digest: (sha256:[0-9a-f]{64})", result.stdout, re.M)
+        assert sorted(t for t, _ in pushed) == sorted([tag, "9.8.7"]), result.stdout
+        assert len({d for _, d in pushed}) == 1, "both tags name the same image"
+        digest = pushed[0][1]
+        assert digest in local_digests(f"{target}:{tag}")
 
         status, body, _ = registry.get(f"/v2/team/{PREFIX}/tags/list")
         assert status == 200
         assert sorted(json.loads(body)["tags"]) == sorted([tag, "9.8.7"])
-        # The registry holds the very image that was built: same manifest digest.
-        manifest = "application/vnd.docker.distribution.manifest.v2+json"
+        # The registry serves, under both tags, the very image that was pushed.
         for t in (tag, "9.8.7"):
-            status, _, headers = registry.get(f"/v2/team/{PREFIX}/manifests/{t}", accept=manifest)
+            status, _, headers = registry.get(
+                f"/v2/team/{PREFIX}/manifests/{t}", accept=MANIFEST_TYPES
+            )
             assert status == 200
-            assert headers["Docker-Content-Digest"] == local_digest(f"{target}:{tag}")
+            assert headers["Docker-Content-Digest"] == digest
 
         # The login is kept: a second push needs no credentials from the environment.
         again = push(small_image, tmp_path, REGISTRY=f"{registry.host}/team")
