@@ -45,6 +45,9 @@ tools: ## install the system tools the tests drive (nginx, promtool, wrk, hey)
 lint: deps ## ruff, hadolint, manifests and pipelines validation
 	uv run --locked ruff check .
 	uv run --locked ruff format --check .
+	uv run --locked check-jsonschema --builtin-schema vendor.circle-ci .circleci/config.yml
+	uv run --locked check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	uv run --locked check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 
 .PHONY: test
 test: deps tools lint ## lint, then unit and integration tests with coverage
@@ -80,9 +83,8 @@ bench: deps ## benchmarks: throughput, latency, image size, time to ready
 ## --- CI ------------------------------------------------------------------
 
 .PHONY: audit
-audit: ## audit the locked dependencies for known vulnerabilities
-	uv export --locked --no-dev --format requirements-txt --output-file /tmp/hello-requirements.txt --quiet
-	uv run --locked --group audit pip-audit --strict --require-hashes --disable-pip -r /tmp/hello-requirements.txt
+audit: deps ## audit every locked dependency (all groups) for known vulnerabilities
+	@scripts/ci-audit.sh
 
 .PHONY: push
 push: ## push $(IMAGE):$(TAG) to $$REGISTRY (needs credentials)
