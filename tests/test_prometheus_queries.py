@@ -91,6 +91,7 @@ def pod(address: str, metrics_port: int | None, name: str, phase: str = "Running
         "__meta_kubernetes_pod_name": name,
         "__meta_kubernetes_pod_phase": phase,
         "__meta_kubernetes_pod_label_app_kubernetes_io_name": name.rsplit("-", 1)[0],
+        "__meta_kubernetes_pod_label_app_kubernetes_io_instance": name,
     }
     if metrics_port is not None:
         labels["__meta_kubernetes_pod_annotation_prometheus_io_scrape"] = "true"
@@ -224,6 +225,7 @@ def check_queries(prom: Prometheus, app_url: str, metrics_port: int) -> None:
     assert set(hello) == {"hello-live", "hello-dead"}
     assert hello["hello-live"]["labels"]["instance"] == f"127.0.0.1:{metrics_port}"
     assert hello["hello-live"]["labels"]["namespace"] == "seminar"
+    assert hello["hello-live"]["labels"]["app_instance"] == "hello-live"
     assert hello["hello-live"]["scrapeUrl"].endswith(f":{metrics_port}/metrics")
     dropped = {
         t["discoveredLabels"]["__meta_kubernetes_pod_name"] for t in targets["droppedTargets"]
