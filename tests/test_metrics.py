@@ -26,7 +26,7 @@ from servers import gunicorn, wait_until
 
 from hello import create_app
 from hello.about import PYTHON, VERSION
-from hello.metrics import LATENCY_BUCKETS, UNMATCHED
+from hello.metrics import LATENCY_BUCKETS, METHODS, OTHER_METHOD, UNMATCHED
 
 REQUESTS = "hello_http_requests_total"
 
@@ -146,6 +146,21 @@ def test_unknown_paths_share_one_series(client: FlaskClient) -> None:
     assert new_histogram <= {(("method", "GET"), ("route", UNMATCHED))}
     routes = {dict(labels)["route"] for labels in label_sets(REQUESTS)}
     assert not routes & paths
+
+
+def test_made_up_methods_share_one_series(client: FlaskClient) -> None:
+    """100 invented method names (answered 405) add one series, method="<other>"."""
+    methods = {"X" + secrets.token_hex(4).upper() for _ in range(100)}
+    other = {"method": OTHER_METHOD, "route": UNMATCHED, "status": "405"}
+    before_count = value(REQUESTS, **other)
+    before = label_sets(REQUESTS)
+
+    for method in methods:
+        assert client.open("/", method=method).status_code == 405
+
+    assert value(REQUESTS, **other) - before_count == 100
+    assert label_sets(REQUESTS) - before <= {tuple(sorted(other.items()))}
+    assert {dict(labels)["method"] for labels in label_sets(REQUESTS)} <= METHODS | {OTHER_METHOD}
 
 
 def test_metrics_off_records_nothing() -> None:

@@ -19,6 +19,10 @@ from hello.about import PYTHON, VERSION
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # Requests that match no route share one label value: one series, whatever the URL.
 UNMATCHED = "<unmatched>"
+# Clients may send any method name (servers answer 405); the label takes only these,
+# any other method shares one value, so made-up methods cannot add series either.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+OTHER_METHOD = "<other>"
 
 REQUESTS = Counter(
     "hello_http_requests",
@@ -54,10 +58,15 @@ def _start() -> None:
     IN_FLIGHT.inc()
 
 
+def _method() -> str:
+    method = request.method
+    return method if method in METHODS else OTHER_METHOD
+
+
 def _observe(response: Response) -> Response:
-    route = _route()
-    LATENCY.labels(request.method, route).observe(time.perf_counter() - g.metrics_started)
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    route, method = _route(), _method()
+    LATENCY.labels(method, route).observe(time.perf_counter() - g.metrics_started)
+    REQUESTS.labels(method, route, str(response.status_code)).inc()
     return response
 
 
