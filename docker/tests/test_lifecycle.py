@@ -7,6 +7,7 @@ no-new-privileges --user 10001:10001` (the ``mode`` fixture).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
@@ -143,6 +144,38 @@ def test_stop_completes_in_flight_request(run, mode) -> None:
     # gunicorn's own log agrees: its SIGTERM came after nginx had gone.
     logs = c.logs()
     assert logs.index('"message": "nginx stopped"') < logs.index("Handling signal: term")
+
+
+def test_stop_keeps_to_the_drain_budget(run) -> None:
+    """A request longer than HELLO_DRAIN_SECONDS does not hold the stop: the supervisor
+    forces both servers at the budget and exits 1 (not docker's SIGKILL, 137)."""
+    c: Container = run(env={"HELLO_DRAIN_SECONDS": "6"})
+    client = threading.Thread(target=lambda: _swallow(c, "/delay/25"))
+    client.start()
+    deadline = time.monotonic() + 10
+    while (
+        "hello_http_requests_in_flight 1.0"
+        not in requests.get(c.url("/metrics", metrics=True), timeout=5).text
+    ):
+        assert time.monotonic() < deadline, "the /delay/25 request never reached gunicorn"
+        time.sleep(0.05)
+    docker("stop", "--time", "30", c.name, timeout=60)
+    client.join(timeout=30)
+    assert c.wait_exit(5) == 1
+    steps = c.messages(SUPERVISOR)
+    assert "nginx overstayed the drain budget" in steps
+    assert "gunicorn overstayed the drain budget" in steps
+    assert steps[-1] == "stopped, but not gracefully"
+    elapsed = next(
+        r["elapsed_s"] for r in c.log_records() if r.get("message") == "stopped, but not gracefully"
+    )
+    assert elapsed < 6 + 1  # the supervisor's own measure: within the budget (+ SIGKILL wait)
+
+
+def _swallow(c: Container, path: str) -> None:
+    """GET ``path``, ignoring the outcome (the connection is cut on purpose)."""
+    with contextlib.suppress(requests.RequestException):
+        c.get(path, timeout=30)
 
 
 def classify(hey_output: str) -> tuple[Counter, Counter]:
