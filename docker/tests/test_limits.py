@@ -6,6 +6,7 @@ whole module: the limits are nginx's configuration, the same in both modes.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import threading
@@ -24,6 +25,9 @@ def container(image: str) -> Iterator[Container]:
     docker("run", "--detach", "--name", name, "--publish", "127.0.0.1::8000", *HARDENED, image)
     try:
         c = Container(name, host_port(name, 8000))
+        c.ip = docker(
+            "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name
+        ).stdout.strip()
         c.wait_ready()
         yield c
     finally:
@@ -118,42 +122,58 @@ def test_normal_headers_pass(container: Container) -> None:
 
 
 SLOW_CLIENTS = 20
-SLOW_SECONDS = 6.0
+ATTACK_SECONDS = 13.0  # longer than nginx's client_header_timeout (10 s)
+NORMAL_SECONDS = 5.0
 
 
 def test_slowloris_does_not_block_normal_requests(container: Container) -> None:
-    """20 connections send their headers one byte every 0.2 s (bounded, 6 s); meanwhile
-    normal requests are answered. Without nginx, gunicorn's 4 sync workers would each
-    be held by one slow client and a normal request would wait.
+    """20 connections send their headers one byte every 0.2 s (bounded: 13 s, 65 bytes
+    each). During the first 5 s normal requests are answered (without nginx, gunicorn's
+    4 sync workers would each be held by a slow client); by the end nginx has closed
+    every slow connection (client_header_timeout 10 s).
     """
     sockets = [
-        socket.create_connection(("127.0.0.1", container.port), timeout=5)
-        for _ in range(SLOW_CLIENTS)
+        socket.create_connection((container.ip, 8000), timeout=5) for _ in range(SLOW_CLIENTS)
     ]
+    closed: set[int] = set()
     stop = threading.Event()
     sent = [0]
     trickle = b"GET /delay/0 HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200
 
     def slowloris() -> None:
         for byte in trickle:
-            for sock in sockets:
+            for index, sock in enumerate(sockets):
+                if index in closed:
+                    continue
                 try:
                     sock.send(bytes([byte]))
                 except OSError:
-                    continue
+                    closed.add(index)
             sent[0] += 1
             if stop.wait(0.2):
                 return
 
     attacker = threading.Thread(target=slowloris)
+    started = time.monotonic()
     attacker.start()
     answers = []
     try:
         time.sleep(1)  # the slow clients are all mid-header now
-        deadline = time.monotonic() + SLOW_SECONDS - 1
-        while time.monotonic() < deadline:
+        while time.monotonic() < started + NORMAL_SECONDS:
             answers.append(container.get("/", timeout=3).status_code)
             time.sleep(0.25)
+        time.sleep(max(0.0, started + ATTACK_SECONDS - time.monotonic()))
+        stop.set()
+        attacker.join()
+        for index, sock in enumerate(sockets):
+            sock.settimeout(0.5)
+            try:
+                if sock.recv(1024) == b"":
+                    closed.add(index)
+            except ConnectionResetError:
+                closed.add(index)
+            except TimeoutError:
+                pass  # still open
     finally:
         stop.set()
         attacker.join()
@@ -162,6 +182,29 @@ def test_slowloris_does_not_block_normal_requests(container: Container) -> None:
     assert sent[0] >= 20, "the slow clients did not send"
     assert answers, "no normal request was made"
     assert set(answers) == {200}
+    assert len(closed) == SLOW_CLIENTS, f"{SLOW_CLIENTS - len(closed)} slow clients still open"
+
+
+def test_keepalive_time_closes_long_connections(container: Container) -> None:
+    """A busy keep-alive connection is told "Connection: close" after keepalive_time
+    (5 s), before Kubernetes' preStop (10 s) ends: clients move away in time."""
+    conn = http.client.HTTPConnection(container.ip, 8000, timeout=5)
+    answered = 0
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 9:
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            answered += 1
+            if response.getheader("Connection", "").lower() == "close":
+                break
+            time.sleep(0.25)
+        else:
+            pytest.fail(f"still kept alive after 9 s and {answered} requests")
+    finally:
+        conn.close()
+    assert answered >= 10, "the connection was closed before keepalive_time"
 
 
 def test_nginx_errors_are_json(container: Container) -> None:
