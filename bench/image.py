@@ -14,7 +14,8 @@ Numbers only, no assertions (they go in the closing note and the README):
       (``bench/baseline/ceiling.conf``);
     * baseline: what the seminar shipped, nginx -> unix socket -> gunicorn 4 sync
       workers -> plain Flask with multiprocess metrics (``bench/baseline/``);
-    * hello: this image, default settings (4 workers, metrics and access logs on).
+    * hello: this image, default settings (4 workers, metrics and access logs on);
+    * the same with HELLO_ACCESS_LOG=off, to show what the app's log line costs.
 
 wrk runs on the host and targets each container's bridge address, not a
 published port: docker's userland proxy on a published loopback port would be
@@ -251,6 +252,10 @@ def main() -> None:
         rows.append(("baseline: seminar nginx+gunicorn", *load_run(target, "/readyz")))
     with container(IMAGE, 8000) as target:
         rows.append(("hello image", *load_run(target, "/readyz")))
+    # Where the difference goes (for the performance issue): the same image without
+    # the app's own access log line (nginx still logs every request, as JSON).
+    with container(IMAGE, 8000, "--env", "HELLO_ACCESS_LOG=off") as target:
+        rows.append(("hello image, HELLO_ACCESS_LOG=off", *load_run(target, "/readyz")))
 
     print(f"\nwrk {' '.join(WRK)} on / (container bridge address)")
     print(f"  {'target':<34} {'req/s':>9} {'p99 ms':>8} {'mem idle':>9} {'mem load':>9}  errors")
@@ -259,7 +264,7 @@ def main() -> None:
             f"  {label:<34} {result.rps:9.0f} {result.p99_ms:8.2f} "
             f"{idle:7.1f}Mi {loaded:7.1f}Mi  {result.errors}"
         )
-    ceiling, baseline, hello = (row[2].rps for row in rows)
+    ceiling, baseline, hello = (row[2].rps for row in rows[:3])
     print(f"  hello / baseline: {hello / baseline:.2f}x; hello / ceiling: {hello / ceiling:.2f}x")
 
 
