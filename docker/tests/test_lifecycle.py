@@ -57,9 +57,13 @@ def test_serves_through_nginx(run, mode, commit, version) -> None:
     assert "supervise.py" in by_pid[1]["cmd"]
     gunicorn = c.master("gunicorn")
     nginx = c.master("nginx")
-    assert len(c.children_of(gunicorn["pid"])) == 4
+    workers = c.children_of(gunicorn["pid"])
+    assert len(workers) == 4
     assert {p["uid"] for p in procs} == {10001}, procs
     assert nginx["uid"] == 10001
+    # Each worker's heartbeat file is on /dev/shm (tmpfs), not on the read-only root.
+    fds = c.exec("sh", "-c", f"ls -l /proc/{workers[0]['pid']}/fd").stdout
+    assert "/dev/shm/" in fds, fds
 
 
 def test_metrics_only_on_their_port(run, mode, commit) -> None:
