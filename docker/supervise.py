@@ -235,12 +235,15 @@ class Supervisor:
                 self.wait_exit(name, time.monotonic() + 1)
             self.signal(name, signal.SIGKILL)
             self.wait_exit(name, time.monotonic() + 5)
-        self.log_stopped(name)
+        self.log_stopped(name, graceful)
 
-    def log_stopped(self, name: str) -> None:
+    def log_stopped(self, name: str, sent: signal.Signals) -> None:
         status = self.status.get(name)
         text = describe(status) if status is not None else "unknown"
-        if status is not None and os.waitstatus_to_exitcode(status) != 0:
+        # Killed by the very signal we sent: it came before the server installed its
+        # handlers (a stop right at start), when it was not serving anything yet.
+        code = os.waitstatus_to_exitcode(status) if status is not None else None
+        if code not in (0, -sent):
             self.forced = True
         log(f"{name} stopped", process=name, status=text)
 

@@ -150,6 +150,16 @@ def test_stop_completes_in_flight_request(run, mode) -> None:
     assert logs.index('"message": "nginx stopped"') < logs.index("Handling signal: term")
 
 
+@pytest.mark.parametrize("after", [0.1, 0.5])
+def test_stop_while_starting_exits_0(run, after) -> None:
+    """docker stop while the servers are still starting: an orderly stop, exit 0."""
+    c: Container = run(ready=False)
+    time.sleep(after)
+    docker("stop", "--time", "30", c.name, timeout=60)
+    assert c.wait_exit(5) == 0, c.logs()
+    assert c.messages(SUPERVISOR)[-1] == "stopped"
+
+
 def test_stop_keeps_to_the_drain_budget(run) -> None:
     """A request longer than HELLO_DRAIN_SECONDS does not hold the stop: the supervisor
     forces both servers at the budget and exits 1 (not docker's SIGKILL, 137)."""
