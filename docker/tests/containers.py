@@ -1,4 +1,6 @@
-"""Fixtures of the container suite: the image (built once per session) and containers.
+"""Helpers and fixtures of the container suite: the image (built once per session) and
+containers. (A module with its own name, not conftest, so that `from containers import`
+cannot pick up tests/conftest.py when both suites run in one session.)
 
 Everything here drives the real Docker engine: `docker build` of the repository's
 Dockerfile, `docker run` of the image, HTTP to the published loopback ports or to
@@ -11,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,6 @@ class Container:
     port: int = 0
     metrics_port: int = 0
     ip: str = ""
-    extra: dict = field(default_factory=dict)
 
     def url(self, path: str, *, metrics: bool = False) -> str:
         return f"http://127.0.0.1:{self.metrics_port if metrics else self.port}{path}"
@@ -274,9 +274,3 @@ def run(image: str) -> Iterator[Callable[..., Container]]:
 def mode(request: pytest.FixtureRequest) -> list[str]:
     """Each lifecycle test runs twice: plain `docker run`, and the hardened flags."""
     return MODES[request.param]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

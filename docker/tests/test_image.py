@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PREFIX, REPO, build, docker, require
+from containers import PREFIX, REPO, build, docker, require
 
 
 def inspect(tag: str) -> dict:

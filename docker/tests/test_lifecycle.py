@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 import requests
 
-from conftest import Container, docker, require
+from containers import Container, docker, require
 
 SUPERVISOR = "hello.supervisor"
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import HARDENED, PREFIX, Container, docker, host_port
+from containers import HARDENED, PREFIX, Container, docker, host_port
 
 
 @pytest.fixture(scope="module")
