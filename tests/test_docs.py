@@ -279,6 +279,69 @@ def test_static_checks_catch_drift() -> None:
         test_block_endpoints_exist(block)
 
 
+# --- static checks: the prose around the blocks -------------------------------
+
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+LOCAL_URL = re.compile(
+    r"(?:https?://(?:127\.0\.0\.1|localhost):(?P<port>\d+)"
+    r"|\$\{?[A-Z_]*(?:URL|IP|HOST)[A-Z_]*\}?(?::\d+)?)(?P<path>/[^\s\"'`)>]*)?"
+)
+
+
+def _rel(page: Path) -> str:
+    return str(page.relative_to(ROOT)) if page.is_relative_to(ROOT) else str(page)
+
+
+def _prose(page: Path) -> str:
+    """The page without its fenced blocks."""
+    return re.sub(r"^\s*```.*?^\s*```\s*$", "", page.read_text(), flags=re.M | re.S)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_prose_make_targets_and_paths_exist(page: Path) -> None:
+    """`make TARGET` and repository paths quoted in the text exist too."""
+    targets = makefile_targets()
+    wrong = []
+    for code in INLINE_CODE.findall(_prose(page)):
+        wrong += [
+            f"make {m['target']}" for m in MAKE_TARGET.finditer(code) if m["target"] not in targets
+        ]
+        wrong += [m["path"] for m in REPO_PATH.finditer(code) if not list(ROOT.glob(m["path"]))]
+    assert not wrong, f"{_rel(page)}: {wrong}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_prose_links_and_local_urls_exist(page: Path) -> None:
+    """Relative links point at files; local URLs of the service are routes of the app."""
+    text = _prose(page)
+    wrong = []
+    for link in LINK.finditer(text):
+        target = link["target"].split("#")[0]
+        if target and not re.match(r"[a-z]+:", target) and not (page.parent / target).exists():
+            wrong.append(target)
+    for url in LOCAL_URL.finditer(text):
+        port, path = url["port"] or "", (url["path"] or "/").rstrip(".,;:")
+        path = re.sub(r"<[^>]*>", "1", path)
+        if port in FOREIGN_PORTS:
+            continue
+        ok = path in {"/", "/metrics"} if port == "8080" else app_routes_match(path)
+        if not ok:
+            wrong.append(url.group(0))
+    assert not wrong, f"{_rel(page)}: {wrong}"
+
+
+def test_prose_checks_catch_drift(tmp_path: Path) -> None:
+    """A renamed target, a moved file, a dead link or a removed route in the text is caught."""
+    page = tmp_path / "page.md"
+    page.write_text("Run `make deploy-all`, read `deploy/old/kustomization.yaml`.\n")
+    with pytest.raises(AssertionError, match=r"make deploy-all.*deploy/old"):
+        test_prose_make_targets_and_paths_exist(page)
+    page.write_text("See [the guide](nowhere.md) and http://127.0.0.1:8000/hello.\n")
+    with pytest.raises(AssertionError, match=r"nowhere\.md.*/hello"):
+        test_prose_links_and_local_urls_exist(page)
+
+
 # --- running the runnable blocks ----------------------------------------------
 
 
