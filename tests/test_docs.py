@@ -361,7 +361,8 @@ def run_script(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("HELLO_", "VIRTUAL_ENV", "PYTEST_", "COV_CORE_"))
+        # Not the coverage of this run: a pytest in a copy would write its data here.
+        if not k.startswith(("HELLO_", "VIRTUAL_ENV", "PYTEST_", "COV_CORE_", "COVERAGE_"))
     }
     # -e: a failing command fails the block. No pipefail, as in the student's shell:
     # `cmd | head -1` may kill cmd with SIGPIPE, which is fine.
