@@ -603,3 +603,23 @@ def test_readme_layout_lists_every_top_level_folder() -> None:
     ).stdout.splitlines()
     folders = {path.split("/")[0] for path in tracked if "/" in path}
     assert named == folders, f"missing: {folders - named}, not folders: {named - folders}"
+
+
+def test_workshop_fits_in_four_hours() -> None:
+    """Each chapter states its time; the plan's table repeats them; the total is <= 4 h."""
+    atelier = ROOT / "docs" / "atelier"
+    plan = (atelier / "README.md").read_text()
+    total = 0
+    for chapter in sorted(atelier.glob("0*.md")):
+        stated = re.search(r"^\*\*Durée : (\d+) minutes\.\*\*$", chapter.read_text(), re.M)
+        assert stated, f"{chapter.name}: no '**Durée : N minutes.**' line"
+        minutes = int(stated[1])
+        row = re.search(
+            rf"\[{chapter.name[:2]}\]\({re.escape(chapter.name)}\).*\| (\d+) min \|", plan
+        )
+        assert row, f"the plan has no row linking {chapter.name}"
+        assert int(row[1]) == minutes, f"{chapter.name}: {minutes} min, the plan says {row[1]}"
+        total += minutes
+    hours, rest = divmod(total, 60)
+    assert f"**{hours} h {rest:02d}**" in plan, f"the plan's total is not {hours} h {rest:02d}"
+    assert total <= 240
