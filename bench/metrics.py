@@ -4,9 +4,11 @@ the multiprocess files (and the scrape time) grow as gunicorn replaces workers.
 Everything runs the real gunicorn with hello's configuration, 4 sync workers, on
 loopback. Numbers only, no assertions: they go in the README and the closing note.
 
-- Throughput: two servers side by side (HELLO_METRICS=on and off, both with the access
-  log off so only the metrics differ), `wrk -t2 -c50 -d10s` on GET /, alternated
-  A B A B ... (5 pairs) after a warm-up; medians, and the median of the pairs' ratios.
+- Throughput: two servers side by side (HELLO_METRICS=on and off), `wrk -t2 -c50 -d10s`
+  on GET /, alternated A B A B A B after a warm-up; medians, the median of the pairs'
+  ratios, and the server's CPU time per request (steadier than req/s on a shared
+  machine). Twice: with the access log on (as in production) and off (the metrics'
+  cost alone).
 - Scrape: GET /metrics on the metrics port (aggregation of every worker's files).
 - Churn: gunicorn started with GUNICORN_CMD_ARGS="--max-requests 1", so every request
   ends its worker and the master starts a new one; after 100 and 1,000 restarts we
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WORKERS = 4
-ROUNDS = 5  # A B A B ... : the machine is shared, pairs smooth out its noise
+ROUNDS = 3  # A B A B A B: the machine is shared, pairs smooth out its noise
 WRK = ["-t2", "-c50", "-d10s", "--latency"]
 SCRAPES = 50
 CHURN_STEPS = (100, 1000)
@@ -116,15 +118,35 @@ def gunicorn(env: Mapping[str, str]) -> Iterator[Server]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def wrk(url: str, args: list[str]) -> tuple[float, float]:
-    """Requests/s and p99 latency (ms) of one wrk run."""
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by gunicorn's master and its live workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we read
+            continue
+        if int(stat.parent.name) == master or int(fields[1]) == master:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def wrk(server: Server, args: list[str]) -> tuple[float, float, float]:
+    """Requests/s, p99 latency (ms) and server CPU per request (µs) of one wrk run.
+
+    CPU per request barely depends on what else runs on the machine, unlike req/s.
+    """
+    cpu_before = cpu_seconds(server.process.pid)
     out = subprocess.run(
-        ["wrk", *args, url + "/"], capture_output=True, text=True, check=True, timeout=120
+        ["wrk", *args, server.url + "/"], capture_output=True, text=True, check=True, timeout=120
     ).stdout
+    cpu = cpu_seconds(server.process.pid) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
     p99_ms = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    return rps, p99_ms
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    return rps, p99_ms, cpu / done * 1e6
 
 
 def scrape_times(server: Server, count: int) -> tuple[float, float, int]:
@@ -145,28 +167,32 @@ def requests_to_index(server: Server) -> float:
     return sum(float(line[len(series) :]) for line in text.splitlines() if line.startswith(series))
 
 
-def throughput() -> None:
+def throughput(access_log: str) -> None:
     print(
-        f"throughput: GET / on gunicorn, {WORKERS} sync workers, access log off, "
+        f"throughput: GET / on gunicorn, {WORKERS} sync workers, access log {access_log}, "
         f"wrk {' '.join(WRK)}, A B alternated x{ROUNDS}, medians",
         flush=True,
     )
-    with gunicorn({"HELLO_METRICS": "on"}) as on, gunicorn({"HELLO_METRICS": "off"}) as off:
+    with (
+        gunicorn({"HELLO_METRICS": "on", "HELLO_ACCESS_LOG": access_log}) as on,
+        gunicorn({"HELLO_METRICS": "off", "HELLO_ACCESS_LOG": access_log}) as off,
+    ):
         servers = {"metrics on": on, "metrics off": off}
         for server in servers.values():
-            wrk(server.url, ["-t2", "-c50", "-d2s", "--latency"])  # warm-up
-        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
+            wrk(server, ["-t2", "-c50", "-d2s", "--latency"])  # warm-up
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
         for _ in range(ROUNDS):
             for name, server in servers.items():
-                runs[name].append(wrk(server.url, WRK))
-        print(f"  {'':12} {'req/s (runs)':>34} {'median':>9} {'p99 ms':>8}")
-        medians = {}
+                runs[name].append(wrk(server, WRK))
+        print(f"  {'':12} {'req/s (runs)':>44} {'median':>7} {'p99 ms':>7} {'CPU µs/req':>10}")
+        medians, cpu = {}, {}
         for name, results in runs.items():
-            rps = [r for r, _ in results]
+            rps = [r for r, _, _ in results]
             medians[name] = statistics.median(rps)
-            p99 = statistics.median(p for _, p in results)
-            listed = " ".join(f"{r:8.0f}" for r in rps)
-            print(f"  {name:12} {listed:>34} {medians[name]:9.0f} {p99:8.1f}")
+            p99 = statistics.median(p for _, p, _ in results)
+            cpu[name] = statistics.median(c for _, _, c in results)
+            listed = " ".join(f"{r:7.0f}" for r in rps)
+            print(f"  {name:12} {listed:>44} {medians[name]:7.0f} {p99:7.1f} {cpu[name]:10.0f}")
         ratio = medians["metrics on"] / medians["metrics off"]
         pairs = [
             on_run[0] / off_run[0]
@@ -176,6 +202,11 @@ def throughput() -> None:
         print(
             f"  ratio on/off of the medians: {ratio:.3f}; median of the {ROUNDS} pairs' ratios: "
             f"{paired:.3f} (metrics cost {100 * (1 - paired):.1f}% of throughput)"
+        )
+        extra = cpu["metrics on"] - cpu["metrics off"]
+        print(
+            f"  server CPU per request: +{extra:.0f} µs with metrics "
+            f"(+{100 * extra / cpu['metrics off']:.1f}%), medians of the runs"
         )
 
         median, p95, size = scrape_times(on, SCRAPES)
@@ -228,7 +259,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         print("wrk is not installed (make tools): skipped")
         return
-    throughput()
+    throughput("on")  # as in production: the JSON access log of every request
+    throughput("off")  # only the metrics differ: their cost, isolated
     churn()
 
 

@@ -10,13 +10,15 @@ Prometheus by tests/test_prometheus_queries.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
-from servers import require_tool
+from servers import free_port, require_tool, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = ROOT / "monitoring" / "prometheus"
@@ -224,3 +226,43 @@ def test_compose_wires_prometheus_to_the_app_and_the_rules() -> None:
         if "image" in service and service is not services["app"]:
             assert ":" in service["image"]
             assert not service["image"].endswith(":latest")
+
+
+@pytest.mark.integration
+def test_compose_app_service_builds_and_serves() -> None:
+    """`docker-compose build app` then `up app` (without Prometheus and Grafana, whose
+    images cannot be pulled here): hello answers on the public port, its metrics on
+    the metrics port, and the public port has no /metrics. Removed afterwards."""
+    compose = require_tool("docker-compose")
+    require_tool("docker")
+    project = ["-p", "hellomon5test", "-f", str(COMPOSE)]
+    port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "HELLO_PORT": str(port),
+        "HELLO_METRICS_PORT": str(metrics_port),
+        "COMMIT": "c0mp05e",
+    }
+
+    def compose_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [compose, *project, *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
+
+    built = compose_run("build", "app", timeout=900)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    try:
+        up = compose_run("up", "-d", "--no-deps", "--no-build", "app")
+        assert up.returncode == 0, up.stdout + up.stderr
+        url, metrics_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}"
+        assert wait_until(lambda: requests.get(url + "/readyz", timeout=2).ok, timeout=60), (
+            compose_run("logs", "app").stdout[-3000:]
+        )
+        assert requests.get(url + "/", timeout=5).text == "Hello, World!\n"
+        metrics = requests.get(metrics_url + "/metrics", timeout=5).text
+        assert 'hello_build_info{commit="c0mp05e"' in metrics
+        assert 'hello_http_requests_total{method="GET",route="/",status="200"}' in metrics
+        assert requests.get(url + "/metrics", timeout=5).status_code == 404
+    finally:
+        down = compose_run("down", "-v", "--remove-orphans")
+        assert down.returncode == 0, down.stdout + down.stderr
