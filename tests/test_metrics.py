@@ -227,8 +227,11 @@ def four_workers(tmp_path: Path) -> Iterator:
 
 @pytest.mark.integration
 def test_totals_are_exact_across_four_workers(four_workers, tmp_path: Path) -> None:
-    """N requests spread over 4 workers: every scrape of the metrics port says exactly N."""
+    """N requests spread over 4 workers: every scrape of the metrics port says exactly N.
+    The same 4 workers serve from start to end: the configuration recycles none."""
     n = 400
+    workers = worker_pids(four_workers.process.pid)
+    assert len(workers) == 4
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(
             pool.map(
@@ -244,6 +247,7 @@ def test_totals_are_exact_across_four_workers(four_workers, tmp_path: Path) -> N
 
     totals = [requests_of(scrape(four_workers.metrics_url), "/") for _ in range(5)]
     assert totals == [n] * 5
+    assert worker_pids(four_workers.process.pid) == workers
     samples = scrape(four_workers.metrics_url)
     count_key = (
         "hello_http_request_duration_seconds_count",
