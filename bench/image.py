@@ -8,8 +8,8 @@ Numbers only, no assertions (they go in the closing note and the README):
   with nothing changed;
 - time from ``docker run`` to the first ``/readyz`` 200 (median of 3);
 - container memory (``docker stats``) at idle and at the end of the load run;
-- ``wrk -t2 -c50 -d10s --latency`` on ``/``, requests/s and p99, for three
-  containers from the same base, run one after the other:
+- ``wrk -t2 -c50 -d10s --latency`` on ``/``, requests/s and p99 (medians of 3
+  rounds, the targets taking turns), for containers from the same base:
     * ceiling: the image's nginx answering a static 200 itself
       (``bench/baseline/ceiling.conf``);
     * baseline: what the seminar shipped, nginx -> unix socket -> gunicorn 4 sync
@@ -46,6 +46,7 @@ IMAGE = "hello-bench-image:latest"
 BASELINE = "hello-bench-baseline:latest"
 WRK = ["-t2", "-c50", "-d10s", "--latency", "--timeout", "5s"]
 READY_RUNS = 3
+ROUNDS = 3
 MiB = 1024 * 1024
 
 
@@ -180,15 +181,32 @@ def wrk(url: str, args: list[str] = WRK) -> Load:
     return Load(rps, p99_ms, "; ".join(problems) or "none")
 
 
-def load_run(target: Running, ready_path: str) -> tuple[float, Load, float]:
-    """Idle memory, the wrk run, memory at the end of it."""
-    wait_ok(target.url(ready_path))
-    time.sleep(2)
-    idle = memory(target.name)
-    wrk(target.url("/"), ["-t2", "-c50", "-d2s"])  # warm-up: connections, caches, workers
-    result = wrk(target.url("/"))
-    loaded = memory(target.name)
-    return idle, result, loaded
+def load_runs(targets: list[tuple[str, Running, str]]) -> list[tuple[str, float, Load, float]]:
+    """All targets idle side by side: idle memory of each, then ROUNDS rounds of one
+    wrk run per target in turn (A B C D A B C D ...), so that a busy moment of the
+    machine hits every target alike; medians, and memory after each target's last run."""
+    for _, target, ready_path in targets:
+        wait_ok(target.url(ready_path))
+    time.sleep(3)
+    idle = {target.name: memory(target.name) for _, target, _ in targets}
+    results: dict[str, list[Load]] = {target.name: [] for _, target, _ in targets}
+    loaded: dict[str, float] = {}
+    for _ in range(ROUNDS):
+        for _, target, _ in targets:
+            wrk(target.url("/"), ["-t2", "-c50", "-d1s"])  # warm-up: connections, workers
+            results[target.name].append(wrk(target.url("/")))
+            loaded[target.name] = memory(target.name)
+    rows = []
+    for label, target, _ in targets:
+        runs = results[target.name]
+        median = Load(
+            statistics.median(r.rps for r in runs),
+            statistics.median(r.p99_ms for r in runs),
+            "; ".join(sorted({r.errors for r in runs})),
+        )
+        rows.append((label, idle[target.name], median, loaded[target.name]))
+        print(f"  {label:<34} req/s per round: {', '.join(f'{r.rps:.0f}' for r in runs)}")
+    return rows
 
 
 def builds() -> dict[str, float]:
@@ -237,27 +255,33 @@ def main() -> None:
     )
 
     ceiling_conf = REPO / "bench/baseline/ceiling.conf"
-    rows = []
-    with container(
-        IMAGE,
-        8000,
-        "--entrypoint",
-        "nginx",
-        "--volume",
-        f"{ceiling_conf}:/etc/hello/ceiling.conf:ro",
-        command=("-c", "/etc/hello/ceiling.conf", "-e", "stderr", "-g", "daemon off;"),
-    ) as target:
-        rows.append(("ceiling: nginx static 200", *load_run(target, "/")))
-    with container(BASELINE, 80) as target:
-        rows.append(("baseline: seminar nginx+gunicorn", *load_run(target, "/readyz")))
-    with container(IMAGE, 8000) as target:
-        rows.append(("hello image", *load_run(target, "/readyz")))
-    # Where the difference goes (for the performance issue): the same image without
-    # the app's own access log line (nginx still logs every request, as JSON).
-    with container(IMAGE, 8000, "--env", "HELLO_ACCESS_LOG=off") as target:
-        rows.append(("hello image, HELLO_ACCESS_LOG=off", *load_run(target, "/readyz")))
+    print(f"\nwrk {' '.join(WRK)} on / (container bridge address), {ROUNDS} rounds", flush=True)
+    with (
+        container(
+            IMAGE,
+            8000,
+            "--entrypoint",
+            "nginx",
+            "--volume",
+            f"{ceiling_conf}:/etc/hello/ceiling.conf:ro",
+            command=("-c", "/etc/hello/ceiling.conf", "-e", "stderr", "-g", "daemon off;"),
+        ) as ceiling_target,
+        container(BASELINE, 80) as baseline_target,
+        container(IMAGE, 8000) as hello_target,
+        # Where the difference goes (for the performance issue): the same image without
+        # the app's own access log line (nginx still logs every request, as JSON).
+        container(IMAGE, 8000, "--env", "HELLO_ACCESS_LOG=off") as quiet_target,
+    ):
+        rows = load_runs(
+            [
+                ("ceiling: nginx static 200", ceiling_target, "/"),
+                ("baseline: seminar nginx+gunicorn", baseline_target, "/readyz"),
+                ("hello image", hello_target, "/readyz"),
+                ("hello image, HELLO_ACCESS_LOG=off", quiet_target, "/readyz"),
+            ]
+        )
 
-    print(f"\nwrk {' '.join(WRK)} on / (container bridge address)")
+    print("  medians:")
     print(f"  {'target':<34} {'req/s':>9} {'p99 ms':>8} {'mem idle':>9} {'mem load':>9}  errors")
     for label, idle, result, loaded in rows:
         print(
