@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from servers import GUNICORN, free_port, gunicorn, wait_until
+from servers import GUNICORN, free_port, gunicorn, require_tool, wait_until
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from hello import create_app
@@ -388,6 +388,21 @@ def check_result(block: Block, result: subprocess.CompletedProcess) -> None:
         assert expect in result.stdout, f"{block.where}: {expect!r} not in stdout\n{output}"
 
 
+TOOLS = ("curl", "docker", "git", "kubectl", "make", "uv", "wrk")
+
+
+def tools_needed(script: str) -> list[str]:
+    """The system tools a script runs (at a command's start), so a missing one is named."""
+    needed = [
+        tool
+        for tool in TOOLS
+        if re.search(rf"(?:^|[;&|(`]|\$\()\s*(?:[A-Z_]+=\S*\s+)*{tool}\b", script, re.M)
+    ]
+    if "make deploy" in script:
+        needed.append("kubectl")  # deploy.sh renders with kubectl kustomize
+    return needed
+
+
 IN_PLACE = [b for b in ALL_BLOCKS if b.mode == "run" and "copy" not in b.marker]  # type: ignore[operator]
 PAGES_WITH_COPY = sorted(
     {b.page for b in ALL_BLOCKS if b.mode == "run" and "copy" in b.marker}  # type: ignore[operator]
@@ -398,8 +413,8 @@ PAGES_WITH_COPY = sorted(
 @pytest.mark.parametrize("block", IN_PLACE, ids=_ids(IN_PLACE))
 def test_run_block(block: Block, server) -> None:
     """The block runs here as written (service URLs point at a real gunicorn)."""
-    if re.search(r"\bcurl\b", block.script()):
-        assert shutil.which("curl"), "curl is needed by the docs' examples"
+    for tool in tools_needed(block.script()):
+        require_tool(tool)  # skip without it, fail in CI (HELLO_REQUIRE_ALL=1)
     result = run_script(block.script(), ROOT, server.url, server.metrics_url)
     check_result(block, result)
 
