@@ -442,12 +442,16 @@ def _work_tree_copy(dest: Path) -> Path:
 )
 def test_run_copy_blocks(page: Path, tmp_path: Path, server) -> None:
     """The page's editing steps, run in order in a copy of the work tree, do what it says."""
-    require = shutil.which("uv")
-    assert require, "uv is needed to run the docs' commands"
+    require_tool("uv")
     copy = _work_tree_copy(tmp_path / "hello")
-    for block in parse_blocks(page):
-        if block.mode == "run" and "copy" in block.marker:  # type: ignore[operator]
-            check_result(block, run_script(block.script(), copy, server.url, server.metrics_url))
+    try:
+        for block in parse_blocks(page):
+            if block.mode == "run" and "copy" in block.marker:  # type: ignore[operator]
+                result = run_script(block.script(), copy, server.url, server.metrics_url)
+                check_result(block, result)
+    finally:
+        # uv made a virtualenv there (~200 MB): do not keep it with pytest's tmp dirs.
+        shutil.rmtree(copy / ".venv", ignore_errors=True)
 
 
 # --- the README's tables against the code ---------------------------------------
