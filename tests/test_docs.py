@@ -643,3 +643,22 @@ def test_workshop_fits_in_four_hours() -> None:
     hours, rest = divmod(total, 60)
     assert f"**{hours} h {rest:02d}**" in plan, f"the plan's total is not {hours} h {rest:02d}"
     assert total <= 240
+
+
+CHAPTER_SECTIONS = ("Objectif", "Commandes", "Ce que vous devez voir", "Pourquoi", "Dépannage")
+
+
+@pytest.mark.parametrize(
+    "chapter",
+    sorted((ROOT / "docs" / "atelier").glob("0*.md")),
+    ids=lambda p: p.name,
+)
+def test_chapter_has_every_part(chapter: Path) -> None:
+    """Goal, commands, what to see, why, and a troubleshooting box with two mistakes."""
+    text = chapter.read_text()
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    missing = [s for s in CHAPTER_SECTIONS if s not in headings]
+    assert not missing, f"{chapter.name}: sections missing: {missing}"
+    troubleshooting = _section(text, "Dépannage")
+    mistakes = re.findall(r"^> \*\*\S.*\*\*", troubleshooting, re.M)
+    assert len(mistakes) >= 2, f"{chapter.name}: the Dépannage box names {len(mistakes)} mistakes"
