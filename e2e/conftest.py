@@ -3,7 +3,7 @@
 The suite is cluster-agnostic: it needs kubectl (with kustomize >= v5), docker
 and hey on PATH, and a cluster whose nodes can run the images the local Docker
 engine builds (the local cluster of shared/k8s does; on kind the images are
-loaded with `kind load docker-image`, see k8s.image_loader). Without a cluster
+loaded with `kind load docker-image`, see hello_e2e.image_loader). Without a cluster
 the suite skips, or fails when HELLO_REQUIRE_ALL=1 (CI).
 
 Everything measured is printed at the end of the run (pytest's terminal
@@ -20,22 +20,27 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from k8s import KUBECTL, ROOT, get, image_loader, kubectl, run, wait_for
-
-NAME = "e2e"  # deploy.sh NAME: the objects are hello-e2e
-NOTES: list[str] = []
-RESULTS: dict[str, dict] = {}
-SUMMARIES: list[str] = []
-STARTED = time.monotonic()
-
-
-def note(line: str) -> None:
-    """A line for the final report (adaptations, skips, numbers): never silent."""
-    NOTES.append(line)
+from hello_e2e import (
+    KUBECTL,
+    NAME,
+    NOTES,
+    RESULTS,
+    ROOT,
+    STARTED,
+    SUMMARIES,
+    App,
+    Images,
+    deploy,
+    get,
+    image_loader,
+    kubectl,
+    note,
+    run,
+    wait_for,
+)
 
 
 def require(condition: bool, message: str) -> None:
@@ -44,32 +49,6 @@ def require(condition: bool, message: str) -> None:
     if os.environ.get("HELLO_REQUIRE_ALL") == "1":
         pytest.fail(f"{message} (HELLO_REQUIRE_ALL=1)")
     pytest.skip(message)
-
-
-@dataclass
-class Images:
-    old: str
-    new: str
-    old_commit: str
-    new_commit: str
-    old_greeting: str
-    new_greeting: str
-
-
-@dataclass
-class App:
-    namespace: str
-    name: str
-    host: str
-    port: int
-    images: Images
-
-    @property
-    def selector(self) -> str:
-        return f"app.kubernetes.io/instance={NAME}"
-
-    def get(self, path: str) -> tuple[int, str]:
-        return get(self.host, self.port, path)
 
 
 @pytest.fixture(scope="session")
@@ -151,25 +130,6 @@ def namespace(cluster: str) -> Iterator[str]:
     # Scenario 6 deletes it and checks; this only cleans up after a failure.
     if kubectl("get", "namespace", name, "--ignore-not-found", "-o", "name").strip():
         kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def deploy(namespace: str, image: str) -> tuple[float, str]:
-    """`make deploy`'s script, on the local overlay: apply, wait for the rollout."""
-    env = {**os.environ, "OVERLAY": "local", "NAMESPACE": namespace, "TIMEOUT": "240s"}
-    env.pop("DRY_RUN", None)
-    env.pop("REGISTRY", None)
-    began = time.monotonic()
-    done = subprocess.run(
-        ["bash", str(ROOT / "deploy" / "deploy.sh"), NAME, image],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    took = time.monotonic() - began
-    assert done.returncode == 0, f"deploy.sh failed:\n{done.stdout}\n{done.stderr}"
-    return took, done.stderr
 
 
 @pytest.fixture(scope="session")

@@ -282,3 +282,62 @@ def get(host: str, port: int, path: str, timeout: float = 5) -> tuple[int, str]:
         return response.status, response.read().decode(errors="replace")
     finally:
         conn.close()
+
+
+# --- the suite's shared state and its deployment ------------------------------------
+
+NAME = "e2e"  # deploy.sh NAME: the objects are hello-e2e
+NOTES: list[str] = []
+RESULTS: dict[str, dict] = {}
+SUMMARIES: list[str] = []
+STARTED = time.monotonic()
+
+
+def note(line: str) -> None:
+    """A line for the final report (adaptations, skips, numbers): never silent."""
+    NOTES.append(line)
+
+
+@dataclass
+class Images:
+    old: str
+    new: str
+    old_commit: str
+    new_commit: str
+    old_greeting: str
+    new_greeting: str
+
+
+@dataclass
+class App:
+    namespace: str
+    name: str
+    host: str
+    port: int
+    images: Images
+
+    @property
+    def selector(self) -> str:
+        return f"app.kubernetes.io/instance={NAME}"
+
+    def get(self, path: str) -> tuple[int, str]:
+        return get(self.host, self.port, path)
+
+
+def deploy(namespace: str, image: str) -> tuple[float, str]:
+    """`make deploy`'s script, on the local overlay: apply, wait for the rollout."""
+    env = {**os.environ, "OVERLAY": "local", "NAMESPACE": namespace, "TIMEOUT": "240s"}
+    env.pop("DRY_RUN", None)
+    env.pop("REGISTRY", None)
+    began = time.monotonic()
+    done = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "deploy.sh"), NAME, image],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    took = time.monotonic() - began
+    assert done.returncode == 0, f"deploy.sh failed:\n{done.stdout}\n{done.stderr}"
+    return took, done.stderr

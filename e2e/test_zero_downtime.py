@@ -12,7 +12,7 @@ overlay through deploy/deploy.sh) in a namespace of their own:
 6. the namespace is deleted and gone.
 
 "Failed" counts every non-2xx answer, reset, EOF and timeout, for three kinds
-of clients at once (see k8s.Load): hey with keep-alive, hey with a new
+of clients at once (see hello_e2e.Load): hey with keep-alive, hey with a new
 connection per request, and a strict keep-alive client that never retries.
 """
 
@@ -24,13 +24,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RESULTS, SUMMARIES, App, deploy, note
-from k8s import (
+from hello_e2e import (
+    RESULTS,
+    SUMMARIES,
+    App,
     Load,
+    deploy,
     has_stopped,
     is_ready,
     kubectl,
     kubectl_json,
+    note,
     pods,
     template_hash,
     wait_for,
