@@ -2,12 +2,12 @@
 # Install the system tools that the tests drive for real, from Debian's packages:
 # nginx (the proxy in front of gunicorn), promtool and prometheus (rule tests and
 # the query integration test), wrk and hey (load), docker-registry (a real registry
-# on loopback for the push test). Installs only what is missing.
+# on loopback for the push test), docker-compose (the compose file's own check). Installs only what is missing.
 set -euo pipefail
 
 declare -A package_of=(
   [nginx]=nginx-light [promtool]=prometheus [prometheus]=prometheus [wrk]=wrk [hey]=hey
-  [docker-registry]=docker-registry
+  [docker-registry]=docker-registry [docker-compose]=docker-compose
 )
 missing=()
 for tool in "${!package_of[@]}"; do
