@@ -23,6 +23,8 @@
 # On clusters older than an API version the manifests use (policy/v1 PDB needs
 # 1.21, autoscaling/v2 HPA 1.23), the object is applied with the older API
 # (policy/v1beta1, autoscaling/v2beta2: same fields) and a line says so.
+# Portable to macOS's bash 3.2 and BSD tools (students' laptops): no ${x,,},
+# no GNU-only realpath/sed -i.
 set -euo pipefail
 
 die() {
@@ -53,7 +55,7 @@ tag=${image##*:}
 
 # A bare image name (hello:TAG) lives in $REGISTRY once pushed.
 if [[ $image != */* && -n ${REGISTRY:-} ]]; then
-  image="${REGISTRY,,}/${image}"
+  image="$(printf '%s' "$REGISTRY" | tr '[:upper:]' '[:lower:]')/${image}"
 fi
 if [[ $overlay == gke && $image != */* ]]; then
   if [ "${DRY_RUN:-}" = 1 ]; then
@@ -64,6 +66,16 @@ if [[ $overlay == gke && $image != */* ]]; then
   fi
 fi
 
+# The absolute path $2 as a path relative to the absolute directory $1: up to /, then down.
+relative_from() {
+  local up="" part parts
+  IFS=/ read -r -a parts <<<"${1#/}"
+  for part in "${parts[@]}"; do
+    [ -z "$part" ] || up="$up../"
+  done
+  printf '%s%s\n' "$up" "${2#/}"
+}
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -73,7 +85,7 @@ trap 'rm -rf "$work"' EXIT
   echo "kind: Kustomization"
   echo "resources:"
   # kustomize refuses absolute paths: the overlay, relative to this directory.
-  echo "  - $(realpath --relative-to="$work" "$here/overlays/$overlay")"
+  echo "  - $(relative_from "$work" "$here/overlays/$overlay")"
   echo "nameSuffix: -$name"
   [ -z "${NAMESPACE:-}" ] || echo "namespace: $NAMESPACE"
   echo "labels:"
@@ -102,20 +114,25 @@ fi
 apis=$("$kubectl" api-versions)
 if ! grep -qx 'policy/v1' <<<"$apis"; then
   echo "deploy: this cluster has no policy/v1 (Kubernetes < 1.21): the PodDisruptionBudget is applied as policy/v1beta1" >&2
-  sed -i 's#^apiVersion: policy/v1$#apiVersion: policy/v1beta1#' "$work/rendered.yaml"
+  sed 's#^apiVersion: policy/v1$#apiVersion: policy/v1beta1#' "$work/rendered.yaml" >"$work/adapted.yaml"
+  mv "$work/adapted.yaml" "$work/rendered.yaml"
 fi
 if ! grep -qx 'autoscaling/v2' <<<"$apis" && grep -q '^apiVersion: autoscaling/v2$' "$work/rendered.yaml"; then
   echo "deploy: this cluster has no autoscaling/v2 (Kubernetes < 1.23): the HorizontalPodAutoscaler is applied as autoscaling/v2beta2" >&2
-  sed -i 's#^apiVersion: autoscaling/v2$#apiVersion: autoscaling/v2beta2#' "$work/rendered.yaml"
+  sed 's#^apiVersion: autoscaling/v2$#apiVersion: autoscaling/v2beta2#' "$work/rendered.yaml" >"$work/adapted.yaml"
+  mv "$work/adapted.yaml" "$work/rendered.yaml"
 fi
 
 ns_args=()
 [ -z "${NAMESPACE:-}" ] || ns_args=(--namespace "$NAMESPACE")
-"$kubectl" apply "${ns_args[@]}" -f "$work/rendered.yaml"
+"$kubectl" apply ${ns_args[@]+"${ns_args[@]}"} -f "$work/rendered.yaml"
 echo "deploy: waiting for deployment/hello-$name to roll out (image $image)" >&2
-"$kubectl" rollout status "${ns_args[@]}" "deployment/hello-$name" --timeout "${TIMEOUT:-300s}"
-"$kubectl" get "${ns_args[@]}" service "hello-$name"
+"$kubectl" rollout status ${ns_args[@]+"${ns_args[@]}"} "deployment/hello-$name" --timeout "${TIMEOUT:-300s}"
+"$kubectl" get ${ns_args[@]+"${ns_args[@]}"} service "hello-$name"
 case $overlay in
   gke) echo "deploy: the EXTERNAL-IP above (it may take a minute) serves http://EXTERNAL-IP:8000/" >&2 ;;
-  local) echo "deploy: http://127.0.0.1:<the NodePort above>/ on the local cluster (kind: the node's IP)" >&2 ;;
+  local)
+    port=$("$kubectl" get ${ns_args[@]+"${ns_args[@]}"} service "hello-$name" -o 'jsonpath={.spec.ports[0].nodePort}')
+    echo "deploy: http://127.0.0.1:$port/ on the local cluster (kind: http://NODE-IP:$port/)" >&2
+    ;;
 esac
