@@ -15,7 +15,8 @@ Numbers only, no assertions (they go in the closing note and the README):
     * baseline: what the seminar shipped, nginx -> unix socket -> gunicorn 4 sync
       workers -> plain Flask with multiprocess metrics (``bench/baseline/``);
     * hello: this image, default settings (4 workers, metrics and access logs on);
-    * the same with HELLO_ACCESS_LOG=off, to show what the app's log line costs.
+    * the same with HELLO_ACCESS_LOG=off, to show what the app's log line costs;
+    * the same with HELLO_METRICS=off too: the image's own cost, app features aside.
 
 wrk runs on the host and targets each container's bridge address, not a
 published port: docker's userland proxy on a published loopback port would be
@@ -271,6 +272,11 @@ def main() -> None:
         # Where the difference goes (for the performance issue): the same image without
         # the app's own access log line (nginx still logs every request, as JSON).
         container(IMAGE, 8000, "--env", "HELLO_ACCESS_LOG=off") as quiet_target,
+        # ... and without the metrics either: the image's own cost (nginx, socket,
+        # gunicorn, supervisor) against the baseline's, app features aside.
+        container(
+            IMAGE, 8000, "--env", "HELLO_ACCESS_LOG=off", "--env", "HELLO_METRICS=off"
+        ) as bare_target,
     ):
         rows = load_runs(
             [
@@ -278,6 +284,7 @@ def main() -> None:
                 ("baseline: seminar nginx+gunicorn", baseline_target, "/readyz"),
                 ("hello image", hello_target, "/readyz"),
                 ("hello image, HELLO_ACCESS_LOG=off", quiet_target, "/readyz"),
+                ("hello image, access log+metrics off", bare_target, "/readyz"),
             ]
         )
 
