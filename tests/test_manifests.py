@@ -392,7 +392,9 @@ def test_components_are_consistent_with_the_deployment(objects: Objects) -> None
     for monitor in maybe(objects, "PodMonitor"):
         # No schema for a CRD in kubernetes-validate: checked field by field.
         assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
-        assert set(monitor["spec"]) == {"selector", "podMetricsEndpoints"}
+        assert set(monitor["spec"]) == {"jobLabel", "selector", "podMetricsEndpoints"}
+        # The rules and the dashboard select job="hello": the job comes from this label.
+        assert pod_labels(objects)[monitor["spec"]["jobLabel"]] == "hello"
         assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels(objects).items()
         endpoints = monitor["spec"]["podMetricsEndpoints"]
         assert [(e["port"], e["path"]) for e in endpoints] == [("metrics", "/metrics")]
