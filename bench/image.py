@@ -206,7 +206,7 @@ def load_runs(targets: list[tuple[str, Running, str]]) -> list[tuple[str, float,
             "; ".join(sorted({r.errors for r in runs})),
         )
         rows.append((label, idle[target.name], median, loaded[target.name]))
-        print(f"  {label:<34} req/s per round: {', '.join(f'{r.rps:.0f}' for r in runs)}")
+        print(f"  {label:<38} req/s per round: {', '.join(f'{r.rps:.0f}' for r in runs)}")
     return rows
 
 
@@ -289,10 +289,10 @@ def main() -> None:
         )
 
     print("  medians:")
-    print(f"  {'target':<34} {'req/s':>9} {'p99 ms':>8} {'mem idle':>9} {'mem load':>9}  errors")
+    print(f"  {'target':<38} {'req/s':>9} {'p99 ms':>8} {'mem idle':>9} {'mem load':>9}  errors")
     for label, idle, result, loaded in rows:
         print(
-            f"  {label:<34} {result.rps:9.0f} {result.p99_ms:8.2f} "
+            f"  {label:<38} {result.rps:9.0f} {result.p99_ms:8.2f} "
             f"{idle:7.1f}Mi {loaded:7.1f}Mi  {result.errors}"
         )
     ceiling, baseline, hello = (row[2].rps for row in rows[:3])
