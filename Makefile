@@ -42,9 +42,10 @@ tools: ## install the system tools the tests drive (nginx, promtool, wrk, hey)
 	@scripts/install-tools.sh
 
 .PHONY: lint
-lint: deps ## ruff, hadolint, manifests and pipelines validation
+lint: deps ## ruff, hadolint and the pipelines' schemas (manifests: tests/test_manifests.py)
 	uv run --locked ruff check .
 	uv run --locked ruff format --check .
+	uv run --locked hadolint Dockerfile bench/baseline/Dockerfile
 	uv run --locked check-jsonschema --builtin-schema vendor.circle-ci .circleci/config.yml
 	uv run --locked check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	uv run --locked check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml

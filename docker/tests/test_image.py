@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from containers import PREFIX, REPO, build, docker, require
 
 

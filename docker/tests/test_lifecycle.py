@@ -16,7 +16,6 @@ from collections import Counter
 
 import pytest
 import requests
-
 from containers import Container, docker, require
 
 SUPERVISOR = "hello.supervisor"

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from containers import HARDENED, PREFIX, Container, docker, host_port
 
 

@@ -44,6 +44,9 @@ loglevel = "info"
 # Workers are never recycled without need: each recycle leaves multiprocess
 # files behind (see monitoring/README.md).
 max_requests = 0
+# gunicorn 24+ would open a control socket under $HOME, which is read-only or
+# absent in a container; nothing here uses it.
+control_socket_disable = True
 
 
 def on_starting(server: object) -> None:
