@@ -23,7 +23,9 @@ help: ## list the targets
 
 .PHONY: deps
 deps: ## install uv if missing, then the locked dependencies (hash-checked)
-	@command -v uv >/dev/null || python3 -m pip install --quiet 'uv>=0.5'
+	@command -v uv >/dev/null || python3 -m pip install --quiet 'uv>=0.5' 2>/dev/null \
+	  || pipx install 'uv>=0.5' \
+	  || { echo "uv is missing: install it with 'pipx install uv' (see docs/atelier/00-prerequis.md)" >&2; exit 1; }
 	@uv sync --locked --quiet
 
 .PHONY: run

@@ -17,10 +17,14 @@ pytestmark = pytest.mark.integration
 
 
 def test_serves_over_http_then_stops_cleanly(tmp_path: Path) -> None:
-    """gunicorn serves /, /version and a JSON 404, and SIGTERM stops it with exit code 0."""
-    with gunicorn(tmp_path, env={"HELLO_COMMIT": "feedbeef"}) as server:
+    """gunicorn serves /, /version and a JSON 404 with the environment's settings;
+    SIGTERM stops it with exit code 0."""
+    # The greeting comes from the environment, so the workshop's first exercise
+    # (changing the default in index()) only touches tests/test_views.py.
+    env = {"HELLO_COMMIT": "feedbeef", "HELLO_MESSAGE": "Hello from gunicorn"}
+    with gunicorn(tmp_path, env=env) as server:
         index = requests.get(server.url + "/", timeout=5)
-        assert (index.status_code, index.text) == (200, "Hello, World!\n")
+        assert (index.status_code, index.text) == (200, "Hello from gunicorn\n")
         assert index.headers["X-Request-ID"]
 
         version = requests.get(server.url + "/version", timeout=5).json()
@@ -89,7 +93,7 @@ def test_metrics_need_multiproc_dir(tmp_path: Path) -> None:
 def test_flask_development_server(tmp_path: Path) -> None:
     """The seminar's development loop: `flask --app hello run` serves the app."""
     port = free_port()
-    env = {**os.environ, "HELLO_METRICS": "off"}
+    env = {**os.environ, "HELLO_METRICS": "off", "HELLO_MESSAGE": "Hello from flask run"}
     with subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "hello", "run", "--port", str(port)],
         env=env,
@@ -99,7 +103,7 @@ def test_flask_development_server(tmp_path: Path) -> None:
         try:
             url = f"http://127.0.0.1:{port}/"
             assert wait_until(lambda: requests.get(url, timeout=1).ok, timeout=20)
-            assert requests.get(url, timeout=5).text == "Hello, World!\n"
+            assert requests.get(url, timeout=5).text == "Hello from flask run\n"
         finally:
             process.terminate()
             process.wait(10)
