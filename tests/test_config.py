@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hello import create_app
-from hello.config import ConfigError, load_settings
+from hello.config import ConfigError, load_settings, worker_count
 
 
 def test_defaults() -> None:
@@ -14,7 +14,7 @@ def test_defaults() -> None:
     assert settings.message is None
     assert settings.faults is True
     assert settings.max_delay == 30
-    assert settings.workers == 4
+    assert worker_count(settings) == 4
     assert settings.bind == "127.0.0.1:8000"
     assert settings.metrics_bind == "127.0.0.1:8080"
 
@@ -40,6 +40,8 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HELLO_WORKERS", "four", "1 to 64"),
         ("HELLO_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
         ("HELLO_METRICS_BIND", "8080", "HOST:PORT"),
+        ("HELLO_CPU_LIMIT", "0", "millicores"),
+        ("HELLO_CPU_LIMIT", "1.5", "millicores"),
         ("HELLO_MESSAGE", "", "non-empty"),
     ],
 )
@@ -68,3 +70,18 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.workers = 8
+
+
+@pytest.mark.parametrize(
+    ("cpu_limit", "workers"),
+    [(None, 4), (100, 1), (250, 1), (500, 2), (1000, 4), (1500, 6), (64000, 64)],
+)
+def test_workers_follow_the_cpu_limit(cpu_limit: int | None, workers: int) -> None:
+    """Without HELLO_WORKERS: 4 workers per CPU of the limit (in millicores), 4 without one."""
+    overrides = {} if cpu_limit is None else {"cpu_limit": cpu_limit}
+    assert worker_count(load_settings(overrides)) == workers
+
+
+def test_explicit_workers_win_over_the_cpu_limit() -> None:
+    """HELLO_WORKERS, when set, is taken as it is."""
+    assert worker_count(load_settings({"workers": 3, "cpu_limit": 2000})) == 3

@@ -12,7 +12,6 @@ request from hello.config. These tests never contact a cluster: e2e/ does.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import subprocess
@@ -24,7 +23,7 @@ import pytest
 import yaml
 from servers import require_tool
 
-from hello.config import Settings
+from hello.config import Settings, load_settings, worker_count
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -280,23 +279,17 @@ def test_probes(objects: Objects) -> None:
         assert probe["timeoutSeconds"] <= probe["periodSeconds"]
 
 
-WORKERS_PER_CPU = 4
-
-
 def test_workers_follow_the_cpu_limit(objects: Objects) -> None:
-    """HELLO_WORKERS = 4 per CPU of the container's limit, not the node's CPUs.
-
-    The downward API cannot compute it (a cpu resourceFieldRef only takes the
-    divisors 1 and 1m), so the mapping is explicit and enforced here.
-    """
+    """The app gets the CPU limit (downward API, in millicores) and derives its workers
+    from it, 4 per CPU; no fixed HELLO_WORKERS overrides that."""
     spec = container(objects)
     env = {v["name"]: v for v in spec["env"]}
-    workers = int(env["HELLO_WORKERS"]["value"])
-    cpu_limit = quantity(spec["resources"]["limits"]["cpu"])
-    assert workers == math.ceil(WORKERS_PER_CPU * cpu_limit)
-    field = Settings.model_fields["workers"]
-    bounds = {type(m).__name__: m for m in field.metadata}
-    assert bounds["Ge"].ge <= workers <= bounds["Le"].le
+    assert "HELLO_WORKERS" not in env
+    field = env["HELLO_CPU_LIMIT"]["valueFrom"]["resourceFieldRef"]
+    assert field == {"containerName": spec["name"], "resource": "limits.cpu", "divisor": "1m"}
+    millicores = round(quantity(spec["resources"]["limits"]["cpu"]) * 1000)
+    settings = load_settings({"cpu_limit": millicores})
+    assert worker_count(settings) == 4 * millicores // 1000
 
 
 def test_requests_and_limits(objects: Objects) -> None:

@@ -7,6 +7,7 @@ the process stops at start instead of misbehaving later.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -42,10 +43,36 @@ class Settings(BaseSettings):
     metrics: bool = Field(True, description="on or off")
     # Server settings, read by hello.gunicorn_conf.
     bind: str = Field("127.0.0.1:8000", min_length=1, description="HOST:PORT or unix:PATH")
-    workers: int = Field(4, ge=1, le=64, description="an integer, 1 to 64")
+    workers: int | None = Field(
+        None, ge=1, le=64, description="an integer, 1 to 64 (default: 4 per CPU of HELLO_CPU_LIMIT)"
+    )
+    cpu_limit: int | None = Field(
+        None,
+        ge=1,
+        description="the container's CPU limit in millicores (Kubernetes: resourceFieldRef "
+        "limits.cpu with divisor 1m)",
+    )
     metrics_bind: str = Field(
         "127.0.0.1:8080", pattern=r"^[^:]*:\d+$", description="HOST:PORT, or an empty HOST for all"
     )
+
+
+# The seminar's 4 sync workers, per CPU the container may use.
+WORKERS_PER_CPU = 4
+DEFAULT_WORKERS = 4
+
+
+def worker_count(settings: Settings) -> int:
+    """HELLO_WORKERS if set; else 4 per CPU of the container's limit; else 4.
+
+    Tied to the CPU *limit*, never to the node's CPU count (what gunicorn's
+    examples use): a pod limited to 1 CPU on a 64-core node must not fork 129.
+    """
+    if settings.workers is not None:
+        return settings.workers
+    if settings.cpu_limit is not None:
+        return max(1, min(64, math.ceil(WORKERS_PER_CPU * settings.cpu_limit / 1000)))
+    return DEFAULT_WORKERS
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from hello.config import ConfigError, load_settings
+from hello.config import ConfigError, load_settings, worker_count
 
 try:
     _settings = load_settings()
@@ -26,7 +26,7 @@ if _settings.metrics and not _multiproc_dir:
     )
 
 bind = [_settings.bind]
-workers = _settings.workers
+workers = worker_count(_settings)
 worker_class = "sync"
 # The heartbeat file of each worker: on tmpfs, so a slow or read-only disk never
 # makes the master think a worker hung.
