@@ -42,6 +42,8 @@ WRK = ["-t2", "-c50", "-d10s", "--latency", "--timeout", "5s"]
 HEY = ["-c", "10", "-q", "200", "-z", "5s"]  # 10 x 200 = 2,000 req/s, below saturation
 LOG_OFF = ("--env", "HELLO_ACCESS_LOG=off")
 NGINX_CONF = REPO / "docker/nginx.conf"
+UPSTREAM = "server unix:/tmp/hello/gunicorn.sock;"
+NO_CONN = 'proxy_set_header Connection "";'
 
 
 def granian_cmd(*extra: str) -> tuple[str, ...]:
@@ -154,6 +156,12 @@ def targets(tmp: Path) -> list[tuple[str, str, int, tuple[str, ...], tuple[str, 
         ("json buffer=16k flush=1s;", "json buffer=64k flush=5s;"),
     )  # fmt: skip
     nobuf = nginx_variant(tmp, "nobuf", ("proxy_buffering on;", "proxy_buffering off;"))
+    # granian speaks HTTP/1.1 keep-alive (gunicorn's sync workers close every connection)
+    keep = nginx_variant(
+        tmp, "keepalive",
+        (UPSTREAM, UPSTREAM + "\n        keepalive 16;"),
+        (NO_CONN, NO_CONN + "\n            proxy_http_version 1.1;"),
+    )  # fmt: skip
     ceiling_cmd = ("-c", "/etc/hello/ceiling.conf", "-e", "stderr", "-g", "daemon off;")
     return [
         ("baseline (seminar stack)", BASE, 80, (), (), "/readyz"),
@@ -171,6 +179,10 @@ def targets(tmp: Path) -> list[tuple[str, str, int, tuple[str, ...], tuple[str, 
         ("granian 2 wkr, log on", GRANIAN, 8000, granian_cmd(), (), "/readyz"),
         ("granian 2 wkr, bp 8, log off", GRANIAN, 8000,
          (*LOG_OFF, *granian_cmd("--backpressure", "8")), (), "/readyz"),
+        ("granian 2 wkr, log off, upstream keepalive", GRANIAN, 8000,
+         (*LOG_OFF, *granian_cmd(), *keep), (), "/readyz"),
+        ("granian 2 wkr, log on, upstream keepalive", GRANIAN, 8000,
+         (*granian_cmd(), *keep), (), "/readyz"),
     ]  # fmt: skip
 
 
@@ -209,7 +221,12 @@ def main() -> None:
         # the containers' user (10001) reads the mounted nginx.conf variants
         os.chmod(tmp, 0o755)  # noqa: S103
         running = []
-        for label, image, port, flags, command, ready in targets(Path(tmp)):
+        chosen = targets(Path(tmp))
+        # PERF_TARGETS="granian": only the targets whose label contains one of
+        # the comma-separated patterns (the baseline, first, is always kept: the ratios are to it).
+        if wanted := [w for w in os.environ.get("PERF_TARGETS", "").split(",") if w]:
+            chosen = chosen[:1] + [t for t in chosen[1:] if any(w in t[0] for w in wanted)]
+        for label, image, port, flags, command, ready in chosen:
             target = stack.enter_context(container(image, port, *flags, command=command))
             running.append((label, target, ready))
         for _, target, ready in running:
