@@ -90,6 +90,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     HELLO_BIND=unix:/tmp/hello/gunicorn.sock \
     HELLO_DRAIN_FILE=/tmp/hello/draining \
     HELLO_METRICS_BIND=:8080 \
+    HELLO_ACCESS_LOG=off \
     HELLO_DRAIN_SECONDS=40
 
 COPY --from=builder /opt/venv /opt/venv
