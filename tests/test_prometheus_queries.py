@@ -41,7 +41,13 @@ RULES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 DASHBOARD = ROOT / "monitoring" / "grafana" / "dashboards" / "hello.json"
 
 # Grafana's variables, as Grafana would expand them for a 1-second scrape interval.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1s", "$__range": "5m"}
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "1s",
+    "$__range": "5m",
+    # The "app" picker set to All, as the dashboard opens.
+    "$app_instance": ".*",
+}
 
 # The traffic sent: (path, how many times, route template, status).
 TRAFFIC = [
