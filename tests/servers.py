@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 GUNICORN = [
     sys.executable,
@@ -45,6 +46,22 @@ def wait_until(check, timeout: float = 20.0, interval: float = 0.05) -> bool:
             pass
         time.sleep(interval)
     return False
+
+
+def scrape(metrics_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample the metrics port serves now, keyed by name and sorted labels."""
+    response = requests.get(metrics_url + "/metrics", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def in_flight(samples: dict) -> float:
+    return samples[("hello_http_requests_in_flight", ())]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from servers import free_port, gunicorn, run_gunicorn_until_exit, wait_until
+from servers import free_port, gunicorn, in_flight, run_gunicorn_until_exit, scrape, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -53,20 +53,11 @@ def test_sigterm_lets_in_flight_request_complete(tmp_path: Path) -> None:
         thread = threading.Thread(target=slow_request)
         thread.start()
         # Signal only once the request is being served, not merely sent.
-        assert wait_until(lambda: _in_flight(server.metrics_url) >= 1, timeout=5)
+        assert wait_until(lambda: in_flight(scrape(server.metrics_url)) >= 1, timeout=5)
         server.process.send_signal(signal.SIGTERM)
         thread.join(30)
         assert result == {"status": 200}
         assert server.process.wait(30) == 0
-
-
-def _in_flight(metrics_url: str) -> float:
-    """The in-flight gauge, summed over live workers by the metrics port."""
-    text = requests.get(metrics_url + "/metrics", timeout=2).text
-    for line in text.splitlines():
-        if line.startswith("hello_http_requests_in_flight "):
-            return float(line.split()[1])
-    return 0.0
 
 
 @pytest.mark.parametrize(

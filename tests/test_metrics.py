@@ -21,8 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from prometheus_client.mmap_dict import MmapedDict
-from prometheus_client.parser import text_string_to_metric_families
-from servers import gunicorn, wait_until
+from servers import gunicorn, in_flight, scrape, wait_until
 
 from hello import create_app
 from hello.about import PYTHON, VERSION
@@ -175,25 +174,9 @@ def test_metrics_off_records_nothing() -> None:
 # --- the real gunicorn ---------------------------------------------------------------
 
 
-def scrape(metrics_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample the metrics port serves now, keyed by name and sorted labels."""
-    response = requests.get(metrics_url + "/metrics", timeout=5)
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
 def requests_of(samples: dict, route: str, status: str = "200") -> float:
     key = (REQUESTS, (("method", "GET"), ("route", route), ("status", status)))
     return samples.get(key, 0.0)
-
-
-def in_flight(samples: dict) -> float:
-    return samples[("hello_http_requests_in_flight", ())]
 
 
 def worker_pids(master: int) -> set[int]:

@@ -221,6 +221,16 @@ class Container:
             time.sleep(0.1)
         pytest.fail(f"{self.name} not ready after {timeout} s:\n{self.logs()[-3000:]}")
 
+    def wait_in_flight(self, what: str, timeout: float = 10) -> None:
+        """Wait (bounded) until a request is in a worker: the in-flight gauge on 8080."""
+        deadline = time.monotonic() + timeout
+        while (
+            "hello_http_requests_in_flight 1.0"
+            not in requests.get(self.url("/metrics", metrics=True), timeout=5).text
+        ):
+            assert time.monotonic() < deadline, f"the {what} request never reached gunicorn"
+            time.sleep(0.05)
+
     def messages(self, logger: str = "hello.supervisor") -> list[str]:
         return [r["message"] for r in self.log_records() if r.get("logger") == logger]
 

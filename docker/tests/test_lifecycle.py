@@ -114,13 +114,7 @@ def test_stop_completes_in_flight_request(run, mode) -> None:
     client = threading.Thread(target=slow)
     client.start()
     # Wait until the request is in a worker (the in-flight gauge on the metrics port).
-    deadline = time.monotonic() + 10
-    while (
-        "hello_http_requests_in_flight 1.0"
-        not in requests.get(c.url("/metrics", metrics=True), timeout=5).text
-    ):
-        assert time.monotonic() < deadline, "the /delay/5 request never reached gunicorn"
-        time.sleep(0.05)
+    c.wait_in_flight("/delay/5")
 
     stopper = threading.Thread(target=lambda: docker("stop", "--time", "30", c.name, timeout=60))
     stopper.start()
@@ -169,13 +163,7 @@ def test_stop_keeps_to_the_drain_budget(run) -> None:
     c: Container = run(env={"HELLO_DRAIN_SECONDS": "6"})
     client = threading.Thread(target=lambda: _swallow(c, "/delay/25"))
     client.start()
-    deadline = time.monotonic() + 10
-    while (
-        "hello_http_requests_in_flight 1.0"
-        not in requests.get(c.url("/metrics", metrics=True), timeout=5).text
-    ):
-        assert time.monotonic() < deadline, "the /delay/25 request never reached gunicorn"
-        time.sleep(0.05)
+    c.wait_in_flight("/delay/25")
     docker("stop", "--time", "30", c.name, timeout=60)
     client.join(timeout=30)
     assert c.wait_exit(5) == 1
